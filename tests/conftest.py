@@ -1,0 +1,116 @@
+"""Shared fixtures: a clean environment, a temporary HOME, projects, and running the CLI as users do."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+
+def fake_key(prefix: str = "sk-proj-", length: int = 48) -> str:
+    """A key-shaped random string: never a real key, unique per call so a leak is unambiguous."""
+    alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+    return prefix + "".join(secrets.choice(alphabet) for _ in range(length))
+
+
+def assert_no_secret(text: str, *keys: str) -> None:
+    """Fail if any whole key appears in `text` (the product's promise: secrets are never printed)."""
+    for key in keys:
+        assert key not in text, "a whole key was printed"
+        stripped = key.strip()
+        if len(stripped) >= 8:
+            assert stripped not in text, "a whole key was printed"
+
+
+@dataclass
+class Run:
+    """What one CLI invocation did."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+def base_env(home: Path) -> dict[str, str]:
+    """An environment with nothing of the developer's: no OpenAI variables, no proxies, HOME given."""
+    keep = ("PATH", "LANG", "LC_ALL", "SYSTEMROOT", "PYENV_ROOT", "PYENV_VERSION", "TMPDIR")
+    env = {k: v for k, v in os.environ.items() if k in keep}
+    env.update({"HOME": str(home), "NO_COLOR": "1", "PYTHONIOENCODING": "utf-8"})
+    return env
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    """An empty HOME directory for the shell start-up files a test writes."""
+    path = tmp_path / "home"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """An empty project directory."""
+    path = tmp_path / "project"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def env(home: Path) -> dict[str, str]:
+    """The clean environment for a CLI run, with HOME pointing at the temporary home."""
+    return base_env(home)
+
+
+def run_cli(args: list[str], env: dict[str, str], cwd: Path | None = None, timeout: float = 60) -> Run:
+    """Run `python -m llmenv ARGS` as a subprocess, as a user would."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "llmenv", *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+    return Run(proc.returncode, proc.stdout, proc.stderr)
+
+
+def run_cli_inprocess(args: list[str], env: dict[str, str]) -> Run:
+    """Run the CLI in this process (typer's runner) with exactly `env` as the environment."""
+    from typer.testing import CliRunner
+
+    from llmenv.cli import app
+
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(env)
+    try:
+        result = CliRunner().invoke(app, args, catch_exceptions=False)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    return Run(result.exit_code, result.stdout, result.stderr)
+
+
+def git(cwd: Path, *args: str) -> str:
+    """Run git in `cwd` with a fixed identity and no user/system config."""
+    genv = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(cwd),
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_AUTHOR_NAME": "Test",
+        "GIT_AUTHOR_EMAIL": "test@example.com",
+        "GIT_COMMITTER_NAME": "Test",
+        "GIT_COMMITTER_EMAIL": "test@example.com",
+    }
+    return subprocess.run(["git", *args], cwd=cwd, env=genv, check=True, capture_output=True, text=True).stdout
