@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -11,6 +12,7 @@ from pathlib import Path
 
 from llmenv.dotenv_file import DotenvFile, read_dotenv
 from llmenv.findings import Location
+from llmenv.interpreter import InterpreterFacts, probe_interpreter
 from llmenv.shell_rc import RcAssignment, scan_shell_rc
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
@@ -58,6 +60,18 @@ class Context:
     # One deadline for the whole run (time.monotonic()): network steps that run one after another
     # (models, then completion) share it, so the doctor ends within about one --timeout.
     deadline: float = field(default_factory=lambda: time.monotonic() + DEFAULT_TIMEOUT)
+
+    _memo: dict = field(default_factory=dict, compare=False, repr=False)
+    _memo_lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
+
+    def interpreter(self) -> InterpreterFacts | None:
+        """The checked interpreter's installed packages, probed once and shared by every check."""
+        if self.python is None:
+            return None
+        with self._memo_lock:
+            if "interpreter" not in self._memo:
+                self._memo["interpreter"] = probe_interpreter(self.python, timeout=max(5.0, self.options.timeout))
+            return self._memo["interpreter"]
 
     def remaining(self, floor: float = 0.05) -> float:
         """Seconds left before the run's deadline, at most one --timeout, never below `floor`."""
