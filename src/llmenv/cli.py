@@ -116,20 +116,26 @@ def _apply_fixes(results, ctx, selected, dry_run: bool, json_output: bool):
     from llmenv.context import gather_context
     from llmenv.fix import apply_actions, collect_actions
     from llmenv.runner import run_checks
+    from llmenv.secrets import redact
 
-    out = sys.stderr if json_output else sys.stdout
+    stream = sys.stderr if json_output else sys.stdout
+    secrets = ctx.known_secrets()
+
+    def say(text: str = "") -> None:
+        print(redact(text, secrets), file=stream)
+
     actions = collect_actions(results)
     if not actions:
-        print("Nothing to fix automatically.", file=out)
+        say("Nothing to fix automatically.")
         return results, ctx
     outcomes = apply_actions(actions, dry_run=dry_run)
-    print(("Would apply" if dry_run else "Applied") + " these fixes:", file=out)
+    say(("Would apply" if dry_run else "Applied") + " these fixes:")
     for outcome in outcomes:
         mark = "✗" if outcome.error else ("•" if outcome.changed else "=")
-        print(f"  {mark} {outcome.description}" + (f": {outcome.error}" if outcome.error else ""), file=out)
+        say(f"  {mark} {outcome.description}" + (f": {outcome.error}" if outcome.error else ""))
         if dry_run and outcome.diff:
-            print("    " + outcome.diff.rstrip("\n").replace("\n", "\n    "), file=out)
-    print(file=out)
+            say("    " + outcome.diff.rstrip("\n").replace("\n", "\n    "))
+    say()
     if dry_run or not any(o.changed for o in outcomes):
         return results, ctx
     ctx = gather_context(ctx.project, ctx.env_file, ctx.options, ctx.environ)

@@ -50,6 +50,26 @@ def _write_atomic(path: Path, data: bytes, mode: int | None) -> None:
         raise
 
 
+_SECRET_NAME_WORDS = ("KEY", "TOKEN", "SECRET", "PASSWORD")
+
+
+def _mask_values(data: bytes) -> bytes:
+    """`NAME=value` lines with each secret-looking value masked (prefix…last4)."""
+    from llmenv.secrets import mask
+
+    lines = data.decode("utf-8", "replace").splitlines(keepends=True)
+    out = []
+    for line in lines:
+        name, sep, rest = line.partition("=")
+        body = rest.rstrip("\r\n")
+        value = body.strip().strip("\"'")
+        secret_name = any(word in name.upper() for word in _SECRET_NAME_WORDS)
+        if sep and value and (secret_name or value.startswith("sk-")) and len(value) >= 8:
+            line = f"{name}={mask(value)}{rest[len(body) :]}"
+        out.append(line)
+    return "".join(out).encode("utf-8")
+
+
 def _diff(path: str, old: bytes, new: bytes, existed: bool) -> str:
     old_lines = old.decode("utf-8", "replace").splitlines(keepends=True)
     new_lines = new.decode("utf-8", "replace").splitlines(keepends=True)
@@ -58,24 +78,30 @@ def _diff(path: str, old: bytes, new: bytes, existed: bool) -> str:
     return "".join(difflib.unified_diff(old_lines, new_lines, "a/" + path if existed else "/dev/null", "b/" + path))
 
 
+def _real_target(path: Path) -> Path:
+    """Where a write lands: through a symlink to its target, so the link itself is kept."""
+    return path.resolve() if path.is_symlink() else path
+
+
 def _append_line(action: FileAction, dry_run: bool) -> FixOutcome:
-    path = Path(action.path)
+    name = Path(action.path).name  # what the user knows it as, even when it is a symlink
+    path = _real_target(Path(action.path))
     existed = path.exists()
     old = path.read_bytes() if existed else b""
-    lines = old.decode("utf-8", "replace").splitlines()
+    lines = old.decode("utf-8", "replace").removeprefix("\ufeff").splitlines()
     if any(line.strip() == action.text for line in lines):
-        return FixOutcome(action, False, f"{path.name} already has the line {action.text}")
+        return FixOutcome(action, False, f"{name} already has the line {action.text}")
     newline = b"\r\n" if b"\r\n" in old else b"\n"
     new = old
     if old and not old.endswith((b"\n", b"\r")):
         new += newline  # the file lacked a final newline: without one our line would join the last
     new += action.text.encode("utf-8") + newline
-    diff = _diff(path.name, old, new, existed)
+    diff = _diff(name, old, new, existed)
     if not dry_run:
         mode = stat.S_IMODE(path.stat().st_mode) if existed else 0o644
         _write_atomic(path, new, mode)
     verb = "add" if dry_run else "added"
-    return FixOutcome(action, True, f"{verb} {action.text} to {path.name}", diff)
+    return FixOutcome(action, True, f"{verb} {action.text} to {name}", diff)
 
 
 def _copy(action: FileAction, dry_run: bool) -> FixOutcome:
@@ -83,7 +109,8 @@ def _copy(action: FileAction, dry_run: bool) -> FixOutcome:
     if target.exists():
         return FixOutcome(action, False, f"{target.name} exists already; not overwritten")
     data = source.read_bytes()
-    diff = _diff(target.name, b"", data, existed=False)
+    # The diff is printed: a real key someone left in the example must not reach the terminal whole.
+    diff = _diff(target.name, b"", _mask_values(data), existed=False)
     if not dry_run:
         # The copy will hold a key: readable by its owner only.
         _write_atomic(target, data, 0o600)
