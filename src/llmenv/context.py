@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from llmenv.dotenv_file import DotenvFile, read_dotenv
+from llmenv.dotenv_file import DotenvEntry, DotenvFile, read_dotenv
 from llmenv.findings import Location
 from llmenv.interpreter import InterpreterFacts, probe_interpreter
 from llmenv.shell_rc import RcAssignment, scan_shell_rc
@@ -40,8 +40,15 @@ class Setting:
     name: str
     value: str
     source: str  # "shell" or ".env:LINE" (relative path of the dotenv file)
-    location: Location | None
+    location: Location | None  # the dotenv line, or the start-up file line that set the shell's value
+    label: str  # for people: "the shell (set by ~/.bashrc line 2)" or ".env line 5"
     origin: RcAssignment | None = None  # for a shell value: the start-up file line that sets this value
+    entry: DotenvEntry | None = None  # for a dotenv value: its binding
+
+    @property
+    def in_shell(self) -> bool:
+        """True when the value comes from the process environment rather than the dotenv file."""
+        return self.source == "shell"
 
 
 @dataclass(frozen=True)
@@ -78,36 +85,59 @@ class Context:
         return max(floor, min(self.options.timeout, self.deadline - time.monotonic()))
 
     def relpath(self, path: Path) -> str:
-        """`path` relative to the project when inside it, else with `~` for the home directory."""
+        """A file as the user names it: relative to the project, or with `~` under HOME, else absolute.
+
+        Only the folder is resolved: a `.env` or `~/.bashrc` that is a symlink (into a dotfiles
+        repository, or a loop) keeps the name the user knows it by.
+        """
         path = Path(path)
         try:
-            return path.resolve().relative_to(self.project.resolve()).as_posix()
-        except ValueError:
-            pass
-        if self.home is not None:
+            full = path.parent.resolve() / path.name
+        except (OSError, RuntimeError):  # RuntimeError: a symlink loop on Python < 3.13
+            return str(path)
+        for base, prefix in ((self.project, ""), (self.home, "~/")):
+            if base is None:
+                continue
             try:
-                return "~/" + path.resolve().relative_to(self.home.resolve()).as_posix()
-            except ValueError:
-                pass
-        return str(path)
+                rel = full.relative_to(base.resolve()).as_posix()
+            except (ValueError, OSError, RuntimeError):
+                continue
+            return prefix + rel if rel != "." else (prefix.rstrip("/") or ".")
+        return str(full)
 
     def setting(self, name: str) -> Setting | None:
-        """The value of `name` a program sees after `load_dotenv()`: the shell's wins over `.env`."""
-        if name in self.environ:
-            value = self.environ[name]
-            origin = next((a for a in reversed(self.shell_rc) if a.name == name and a.value == value), None)
-            return Setting(name, value, "shell", None, origin)
+        """The value of `name` a program sees after `load_dotenv()`: the shell's (even empty) wins over `.env`."""
+        if name not in self.environ:
+            return self.dotenv_setting(name)
+        value = self.environ[name]
+        origin = next((a for a in reversed(self.shell_rc) if a.name == name and a.value == value), None)
+        if origin is None:
+            return Setting(name, value, "shell", None, "the shell")
+        where = self.relpath(origin.path)
+        label = f"the shell (set by {where} line {origin.line})"
+        return Setting(name, value, "shell", Location(where, origin.line), label, origin=origin)
+
+    def dotenv_setting(self, name: str) -> Setting | None:
+        """The value the dotenv file gives `name` (after `${VAR}` expansion), whatever the shell says."""
         entry = self.dotenv.lookup(name)
         if entry is None or entry.value is None:
             return None
         rel = self.relpath(self.dotenv.path)
-        return Setting(name, entry.value, f"{rel}:{entry.line}", Location(rel, entry.line))
+        value = self._dotenv_values().get(name, entry.value)
+        return Setting(
+            name, value, f"{rel}:{entry.line}", Location(rel, entry.line), f"{rel} line {entry.line}", entry=entry
+        )
+
+    def _dotenv_values(self) -> dict[str, str]:
+        """The dotenv values after python-dotenv's `${VAR}` expansion (computed once)."""
+        with self._memo_lock:
+            if "dotenv_values" not in self._memo:
+                self._memo["dotenv_values"] = self.dotenv.interpolated(self.environ)
+            return self._memo["dotenv_values"]
 
     def effective_env(self) -> dict[str, str]:
-        """The environment of a program that calls `load_dotenv()` (without override)."""
-        merged = dict(self.dotenv.values())
-        merged.update(self.environ)
-        return merged
+        """The environment of a program that calls `load_dotenv()` (without override): the shell wins."""
+        return {**self._dotenv_values(), **self.environ}
 
     def base_url(self) -> str:
         """The API base URL: the flag, else `OPENAI_BASE_URL` as a program sees it, else OpenAI's."""

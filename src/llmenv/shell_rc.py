@@ -42,17 +42,29 @@ class RcAssignment:
 
 
 def _unquote(raw: str) -> str:
-    """The value a shell would assign, for the plain cases: quotes removed, trailing comment dropped."""
+    """The value a shell would assign, for the plain cases: quotes removed, the rest of the line dropped."""
     raw = raw.strip()
     if raw[:1] in ("'", '"'):
         end = raw.find(raw[0], 1)
         return raw[1:end] if end > 0 else raw[1:]
-    return re.split(r"\s+#", raw, maxsplit=1)[0].strip()
+    # An unquoted word ends at blanks and at `;`, `&`, `|` (`export K=v; other` or `K=v # note`).
+    match = re.match(r"[^\s;&|]*", raw)
+    return match.group(0) if match else ""
+
+
+def _is_computed(raw: str, value: str, fish: bool) -> bool:
+    """A value the shell computes when it starts (`$(pass show x)`, `$VAR`, fish's `(cmd)`): no secret is written."""
+    if raw.startswith("'"):
+        return False  # single quotes: everything inside is literal
+    if value.startswith(("$", "`")) or "$(" in raw or "`" in raw:
+        return True
+    return fish and value.startswith("(")
 
 
 def parse_rc_text(path: Path, text: str) -> list[RcAssignment]:
     """Assignments of the watched names in one start-up file's text."""
     found = []
+    fish = path.name.endswith(".fish")
     for number, line in enumerate(text.splitlines(), start=1):
         if "OPENAI_" not in line:
             continue
@@ -61,7 +73,7 @@ def parse_rc_text(path: Path, text: str) -> list[RcAssignment]:
             if match:
                 raw = match.group(2).strip()
                 value = _unquote(raw)
-                literal = bool(value) and not value.startswith(("$", "`")) and "$(" not in raw
+                literal = bool(value) and not _is_computed(raw, value, fish)
                 found.append(RcAssignment(path, number, match.group(1), value, literal))
                 break
     return found
