@@ -27,6 +27,27 @@ def assert_no_secret(text: str, *keys: str) -> None:
             assert stripped not in text, "a whole key was printed"
 
 
+def all_text(findings) -> str:
+    """Everything a list of findings could print: messages, fix summaries and commands, details."""
+    parts = []
+    for f in findings:
+        parts += [f.message, f.detail or ""]
+        parts += [x.summary + " " + (x.command or "") for x in f.fixes]
+    return "\n".join(parts)
+
+
+def codes(findings) -> list[str]:
+    """The finding codes, in order."""
+    return [f.code for f in findings]
+
+
+def one(findings, code: str):
+    """The single finding with `code` (fails the test when there are none or several)."""
+    matching = [f for f in findings if f.code == code]
+    assert len(matching) == 1, f"expected one {code}, got {codes(findings)}: {[f.message for f in findings]}"
+    return matching[0]
+
+
 @dataclass
 class Run:
     """What one CLI invocation did."""
@@ -114,3 +135,11 @@ def git(cwd: Path, *args: str) -> str:
         "GIT_COMMITTER_EMAIL": "test@example.com",
     }
     return subprocess.run(["git", *args], cwd=cwd, env=genv, check=True, capture_output=True, text=True).stdout
+
+
+@pytest.fixture(scope="session")
+def fake_api():
+    """The session's local OpenAI-compatible server (tests/openai_server.py), shared by every API test."""
+    from openai_server import shared_server
+
+    return shared_server()

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import assert_no_secret, base_env, fake_key, run_cli
+from conftest import assert_no_secret, base_env, codes, fake_key, one, run_cli
 
 from llmenv.checks import key_check
 from llmenv.context import Options, gather_context
@@ -30,16 +30,6 @@ def check(project: Path, home: Path | None = None, environ: dict[str, str] | Non
         env["HOME"] = str(home)
     ctx = gather_context(project, options=Options(offline=True, **options), environ=env)
     return key_check.run(ctx)
-
-
-def codes(findings: list[Finding]) -> list[str]:
-    return [f.code for f in findings]
-
-
-def only(findings: list[Finding], code: str) -> Finding:
-    matching = [f for f in findings if f.code == code]
-    assert len(matching) == 1, f"expected one {code}, got {codes(findings)}"
-    return matching[0]
 
 
 def everything_said(findings: list[Finding]) -> str:
@@ -96,11 +86,11 @@ def test_scenario_through_run(project, home):
     findings = check(project, home, {"OPENAI_API_KEY": key_b})
 
     assert codes(findings) == ["key-found", "key-shell-overrides-dotenv", "key-in-shell-rc", "dotenv-invalid-name"]
-    found = only(findings, "key-found")
+    found = one(findings, "key-found")
     assert found.severity == "info"
     assert mask(key_b) in found.message and "shell" in found.message and "~/.bashrc line 2" in found.message
 
-    shadow = only(findings, "key-shell-overrides-dotenv")
+    shadow = one(findings, "key-shell-overrides-dotenv")
     assert shadow.severity == "warn"
     assert (shadow.location.path, shadow.location.line) == (".env", 5)
     assert "~/.bashrc line 2" in shadow.message and "load_dotenv()" in shadow.message
@@ -109,12 +99,12 @@ def test_scenario_through_run(project, home):
     assert any("~/.bashrc line 2" in fix.summary for fix in shadow.fixes)
     assert any("load_dotenv(override=True)" in fix.summary for fix in shadow.fixes)
 
-    in_rc = only(findings, "key-in-shell-rc")
+    in_rc = one(findings, "key-in-shell-rc")
     assert in_rc.severity == "warn"
     assert (in_rc.location.path, in_rc.location.line) == ("~/.bashrc", 2)
     assert any(KEY_PAGE in fix.summary for fix in in_rc.fixes)
 
-    python_line = only(findings, "dotenv-invalid-name")
+    python_line = one(findings, "dotenv-invalid-name")
     assert (python_line.location.path, python_line.location.line) == (".env", 7)
     assert "Python" in python_line.message and "openai.api_key" in python_line.message
 
@@ -168,7 +158,7 @@ def test_key_from_dotenv_names_the_line(project, home):
     key = fake_key()
     write(project / ".env", f"# settings\n\nOPENAI_API_KEY={key}\n")
     findings = check(project, home, {})
-    found = only(findings, "key-found")
+    found = one(findings, "key-found")
     assert (found.location.path, found.location.line) == (".env", 3)
     assert found.message == f"OPENAI_API_KEY {mask(key)} from .env line 3"
     assert codes(findings) == ["key-found"]
@@ -186,7 +176,7 @@ def test_same_key_in_shell_and_dotenv_is_not_a_conflict(project, home):
 def test_a_key_set_twice_in_dotenv_says_the_last_wins(project, home):
     old, new = fake_key(), fake_key()
     write(project / ".env", f"OPENAI_API_KEY={old}\nX=1\nOPENAI_API_KEY={new}\n")
-    found = only(check(project, home, {}), "key-found")
+    found = one(check(project, home, {}), "key-found")
     assert mask(new) in found.message and found.location.line == 3
     assert "lines 1, 3; the last wins" in found.message
 
@@ -204,7 +194,7 @@ def test_verbose_detail_lists_every_source_masked(project, home):
     write(project / ".env", f"OPENAI_API_KEY={key_a}\n")
     write(home / ".zshrc", f"export OPENAI_API_KEY={key_c}\n")
     findings = check(project, home, {"OPENAI_API_KEY": key_b})
-    found = only(findings, "key-found")
+    found = one(findings, "key-found")
     assert f"new terminals get {mask(key_c)} from ~/.zshrc line 1" in found.message
     assert f"shell: {mask(key_b)}" in found.detail
     assert f".env line 1: {mask(key_a)}" in found.detail
@@ -217,7 +207,7 @@ def test_verbose_detail_lists_every_source_masked(project, home):
 
 def test_no_key_anywhere_is_a_failure_with_the_key_page(project, home):
     findings = check(project, home, {})
-    missing = only(findings, "key-missing")
+    missing = one(findings, "key-missing")
     assert missing.severity == "fail"
     assert "no OPENAI_API_KEY in the shell or in .env" in missing.message
     assert any(KEY_PAGE in fix.summary and ".env" in fix.summary for fix in missing.fixes)
@@ -233,10 +223,10 @@ def test_key_in_a_start_up_file_this_shell_has_not_read(project, home):
     key = fake_key()
     write(home / ".zshrc", f"# zsh\n\nexport OPENAI_API_KEY='{key}'\n")
     findings = check(project, home, {})
-    missing = only(findings, "key-missing")
+    missing = one(findings, "key-missing")
     assert "~/.zshrc line 3 sets it" in missing.message
     assert "source ~/.zshrc" in [fix.command for fix in missing.fixes]
-    assert only(findings, "key-in-shell-rc").location.line == 3
+    assert one(findings, "key-in-shell-rc").location.line == 3
     assert_no_secret(everything_said(findings), key)
 
 
@@ -244,7 +234,7 @@ def test_an_empty_shell_variable_hides_the_dotenv_key(project, home):
     key = fake_key()
     write(project / ".env", f"OPENAI_API_KEY={key}\n")
     findings = check(project, home, {"OPENAI_API_KEY": ""})
-    missing = only(findings, "key-missing")
+    missing = one(findings, "key-missing")
     assert "empty in the shell" in missing.message and "hides the key on .env line 1" in missing.message
     assert "unset OPENAI_API_KEY" in [fix.command for fix in missing.fixes]
     assert "key-shell-overrides-dotenv" in codes(findings)
@@ -253,7 +243,7 @@ def test_an_empty_shell_variable_hides_the_dotenv_key(project, home):
 
 def test_an_empty_value_in_dotenv(project, home):
     write(project / ".env", "OPENAI_API_KEY=\n")
-    missing = only(check(project, home, {}), "key-missing")
+    missing = one(check(project, home, {}), "key-missing")
     assert "empty on .env line 1" in missing.message and missing.location.line == 1
 
 
@@ -261,7 +251,7 @@ def test_a_near_miss_name_is_pointed_out(project, home):
     key = fake_key()
     write(project / ".env", f"OPENAI_KEY={key}\n")
     findings = check(project, home, {})
-    missing = only(findings, "key-missing")
+    missing = one(findings, "key-missing")
     assert ".env line 1 sets OPENAI_KEY, but the SDK reads only OPENAI_API_KEY" in missing.message
     assert_no_secret(everything_said(findings), key)
 
@@ -270,14 +260,14 @@ def test_a_bare_key_line_is_named(project, home):
     key = fake_key()
     write(project / ".env", f"{key}\n")
     findings = check(project, home, {})
-    assert "bare key" in only(findings, "dotenv-invalid-name").message
-    assert "holds a key with no OPENAI_API_KEY= in front" in only(findings, "key-missing").message
+    assert "bare key" in one(findings, "dotenv-invalid-name").message
+    assert "holds a key with no OPENAI_API_KEY= in front" in one(findings, "key-missing").message
     assert_no_secret(everything_said(findings), key)
 
 
 def test_a_missing_key_for_a_local_server_explains_the_sdk_still_wants_one(project, home):
     write(project / ".env", "OPENAI_BASE_URL=http://localhost:11434/v1\n")
-    missing = only(check(project, home, {}), "key-missing")
+    missing = one(check(project, home, {}), "key-missing")
     assert any("any text" in fix.summary for fix in missing.fixes)
     assert not any(KEY_PAGE in fix.summary for fix in missing.fixes)
 
@@ -292,7 +282,7 @@ def test_a_missing_key_for_a_local_server_explains_the_sdk_still_wants_one(proje
 def test_placeholders_fail(project, home, value):
     write(project / ".env", f"OPENAI_API_KEY={value}\n")
     findings = check(project, home, {})
-    placeholder = only(findings, "key-placeholder")
+    placeholder = one(findings, "key-placeholder")
     assert placeholder.severity == "fail"
     assert (placeholder.location.path, placeholder.location.line) == (".env", 1)
     assert any("line 1" in fix.summary and KEY_PAGE in fix.summary for fix in placeholder.fixes)
@@ -302,14 +292,14 @@ def test_the_value_of_dotenv_example_is_a_placeholder(project, home):
     sample = "sk-proj-TEAM-SHARED-SAMPLE-0000000000000000000000000000000"
     write(project / ".env.example", f"OPENAI_API_KEY={sample}\n")
     write(project / ".env", f"OPENAI_API_KEY={sample}\n")
-    placeholder = only(check(project, home, {}), "key-placeholder")
+    placeholder = one(check(project, home, {}), "key-placeholder")
     assert ".env.example" in placeholder.message
 
 
 def test_a_placeholder_in_the_shell_gets_a_shell_fix(project, home):
     write(home / ".bashrc", "export OPENAI_API_KEY=sk-xxxxxxxx\n")
     findings = check(project, home, {"OPENAI_API_KEY": "sk-xxxxxxxx"})
-    placeholder = only(findings, "key-placeholder")
+    placeholder = one(findings, "key-placeholder")
     assert placeholder.location.path == "~/.bashrc"
     assert any("~/.bashrc line 1" in fix.summary and fix.command == "unset OPENAI_API_KEY" for fix in placeholder.fixes)
     assert "key-in-shell-rc" not in codes(findings)  # a placeholder is no exposed secret
@@ -346,7 +336,7 @@ def test_malformed_keys_in_the_shell(project, home, make, words):
     key = fake_key()
     value = make(key)
     findings = check(project, home, {"OPENAI_API_KEY": value})
-    malformed = only(findings, "key-malformed")
+    malformed = one(findings, "key-malformed")
     assert malformed.severity == "fail"
     assert words in malformed.message
     assert "unset OPENAI_API_KEY" in [fix.command for fix in malformed.fixes]
@@ -358,7 +348,7 @@ def test_quotes_kept_inside_a_dotenv_value(project, home):
     key = fake_key()
     write(project / ".env", f"OPENAI_API_KEY='\"{key}\"'\n")
     findings = check(project, home, {})
-    malformed = only(findings, "key-malformed")
+    malformed = one(findings, "key-malformed")
     assert "quote" in malformed.message and malformed.location.line == 1
     assert_no_secret(everything_said(findings), key)
 
@@ -371,7 +361,7 @@ def test_another_providers_key_sent_to_openai_is_named(project, home, prefix, le
     key = fake_key(prefix, length)
     write(project / ".env", f"OPENAI_API_KEY={key}\n")
     findings = check(project, home, {})
-    malformed = only(findings, "key-malformed")
+    malformed = one(findings, "key-malformed")
     assert f"{provider} key" in malformed.message and "api.openai.com" in malformed.message
     assert any((fix.command or "").startswith("export OPENAI_BASE_URL=") for fix in malformed.fixes)
     assert_no_secret(everything_said(findings), key)
@@ -386,7 +376,7 @@ def test_the_matching_providers_key_is_fine_at_its_host(project, home):
 def test_an_openai_key_sent_to_groq_is_named(project, home):
     key = fake_key()
     write(project / ".env", f"OPENAI_BASE_URL=https://api.groq.com/openai/v1\nOPENAI_API_KEY={key}\n")
-    malformed = only(check(project, home, {}), "key-malformed")
+    malformed = one(check(project, home, {}), "key-malformed")
     assert "OpenAI key" in malformed.message and "Groq" in malformed.message
 
 
@@ -398,7 +388,7 @@ def test_shape_is_not_judged_for_vllm_or_ollama(project, home, value):
 
 def test_a_broken_header_value_fails_whatever_the_server(project, home):
     findings = check(project, home, {"OPENAI_API_KEY": "token-for-vllm\r"}, base_url="http://127.0.0.1:8000/v1")
-    assert "carriage return" in only(findings, "key-malformed").message
+    assert "carriage return" in one(findings, "key-malformed").message
 
 
 # --- key-in-shell-rc ----------------------------------------------------------------------------------------
@@ -419,7 +409,7 @@ def test_a_literal_key_in_each_start_up_file(project, home, name, line):
     key = fake_key()
     write(home / name, "# start-up\n" + line.format(key=key) + "\n")
     findings = check(project, home, {})
-    in_rc = only(findings, "key-in-shell-rc")
+    in_rc = one(findings, "key-in-shell-rc")
     assert (in_rc.location.path, in_rc.location.line) == (f"~/{name}", 2)
     assert mask(key) in in_rc.message
     assert_no_secret(everything_said(findings), key)
@@ -448,7 +438,7 @@ def test_a_start_up_file_in_a_dotfiles_repository_is_named(project, home, tmp_pa
     write(dotfiles / "bashrc", f"export OPENAI_API_KEY={key}\n")
     (dotfiles / ".git").mkdir()
     (home / ".bashrc").symlink_to(dotfiles / "bashrc")
-    in_rc = only(check(project, home, {}), "key-in-shell-rc")
+    in_rc = one(check(project, home, {}), "key-in-shell-rc")
     assert "git repository" in in_rc.message and str(dotfiles) in in_rc.message
     assert in_rc.location.path == "~/.bashrc"  # named as the user knows it, not by the symlink's target
 
@@ -474,7 +464,7 @@ def test_home_unset_through_the_cli(project, home):
 def test_dotenv_missing_offers_an_automatic_copy(project, home):
     write(project / ".env.example", "OPENAI_API_KEY=sk-your-api-key-here\n")
     findings = check(project, home, {})
-    missing = only(findings, "dotenv-missing")
+    missing = one(findings, "dotenv-missing")
     (fix,) = missing.fixes
     assert fix.auto and fix.action.kind == "copy"
     assert Path(fix.action.path) == (project / ".env").absolute()
@@ -498,7 +488,7 @@ def test_key_only_in_dotenv_that_nothing_loads(project, home, tmp_path):
     write(project / ".env", f"OPENAI_API_KEY={fake_key()}\n")
     write(project / "app.py", "import os\nfrom openai import OpenAI\nclient = OpenAI()\n")
     findings = check(project, home, {}, python=python)
-    not_loaded = only(findings, "dotenv-not-loaded")
+    not_loaded = one(findings, "dotenv-not-loaded")
     assert not_loaded.location.line == 1
     assert any("pip install python-dotenv" in (fix.command or "") for fix in not_loaded.fixes)
 
@@ -533,7 +523,7 @@ def test_code_in_a_virtualenv_does_not_count(project, home, tmp_path):
 def test_legacy_base_variable_with_openai_1(project, home, tmp_path):
     python = make_venv(tmp_path / "venv", {"openai": "1.40.0"})
     write(project / ".env", f"OPENAI_API_KEY={fake_key()}\nOPENAI_API_BASE=https://llm.example.com/v1\n")
-    legacy = only(check(project, home, {}, python=python), "base-url-legacy-var")
+    legacy = one(check(project, home, {}, python=python), "base-url-legacy-var")
     assert legacy.location.line == 2 and "1.40.0" in legacy.message
     assert "https://api.openai.com/v1" in legacy.message
 
@@ -562,12 +552,12 @@ def test_insecure_base_url(project, home, url, insecure):
     findings = check(project, home, {})
     assert ("insecure-base-url" in codes(findings)) is insecure
     if insecure:
-        assert only(findings, "insecure-base-url").location.line == 2
+        assert one(findings, "insecure-base-url").location.line == 2
 
 
 def test_insecure_base_url_from_the_flag(project, home):
     findings = check(project, home, {"OPENAI_API_KEY": "x"}, base_url="http://203.0.113.9/v1")
-    assert "--base-url" in only(findings, "insecure-base-url").message
+    assert "--base-url" in one(findings, "insecure-base-url").message
 
 
 def test_settings_are_reported_with_their_sources(project, home):
