@@ -48,6 +48,17 @@ def one(findings, code: str):
     return matching[0]
 
 
+def make_venv(root: Path, packages: dict[str, str]) -> str:
+    """A real virtual environment whose installed distributions are exactly `packages` (name → version)."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(root)], check=True, capture_output=True)
+    (site,) = root.glob("lib/python*/site-packages") if os.name != "nt" else [root / "Lib" / "site-packages"]
+    for name, version in packages.items():
+        info = site / f"{name.replace('-', '_')}-{version}.dist-info"
+        info.mkdir()
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+    return str(root / ("Scripts/python.exe" if os.name == "nt" else "bin/python"))
+
+
 @dataclass
 class Run:
     """What one CLI invocation did."""

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import assert_no_secret, fake_key, run_cli
+from conftest import assert_no_secret, fake_key, make_venv, run_cli
 
 from llmenv.checks import key_check
 from llmenv.context import Options, gather_context
@@ -82,12 +82,18 @@ def test_unterminated_quote_gives_both_line_numberings(project, home):
     assert_no_secret(said(findings), key)
 
 
-def test_bom_and_crlf(project, home):
+def _python_with_dotenv(root: Path, version: str) -> dict[str, str]:
+    """The environment selecting a real venv whose python-dotenv is `version` (its BOM handling differs)."""
+    make_venv(root, {"python-dotenv": version})
+    return {"VIRTUAL_ENV": str(root)}
+
+
+def test_bom_and_crlf(project, home, tmp_path):
     key = fake_key()
     env_file = project / ".env"
     env_file.write_bytes(f"\ufeffFLASK_APP=app\r\nOPENAI_API_KEY={key}\r\n".encode())
     before = snapshot(env_file)
-    findings = check(project, home)
+    findings = check(project, home, _python_with_dotenv(tmp_path / "venv", "1.2.2"))
     bom = [f for f in findings if f.code == "dotenv-invalid-name"]
     assert len(bom) == 1 and "byte-order mark" in bom[0].message and bom[0].location.line == 1
     found = [f for f in findings if f.code == "key-found"]
@@ -97,12 +103,26 @@ def test_bom_and_crlf(project, home):
     assert snapshot(env_file) == before
 
 
-def test_bom_in_front_of_the_key_name_means_no_key(project, home):
+def test_bom_in_front_of_the_key_name_means_no_key_for_python_dotenv_1_2_2(project, home, tmp_path):
     key = fake_key()
     (project / ".env").write_bytes(f"\ufeffOPENAI_API_KEY={key}\n".encode())
-    findings = check(project, home)
+    findings = check(project, home, _python_with_dotenv(tmp_path / "venv", "1.2.2"))
     missing = [f for f in findings if f.code == "key-missing"]
     assert missing and "byte-order mark" in missing[0].message
+    invalid = next(f for f in findings if f.code == "dotenv-invalid-name")
+    assert any("python-dotenv>=1.2.3" in (fix.command or "") for fix in invalid.fixes)
+    assert_no_secret(said(findings), key)
+
+
+@pytest.mark.parametrize("version", ["1.2.3", "1.2.4"])
+def test_a_bom_is_harmless_where_python_dotenv_strips_it(project, home, tmp_path, version):
+    key = fake_key()
+    (project / ".env").write_bytes(f"\ufeffOPENAI_API_KEY={key}\n".encode())
+    findings = check(project, home, _python_with_dotenv(tmp_path / "venv", version))
+    codes_found = [f.code for f in findings]
+    assert "key-missing" not in codes_found and "dotenv-invalid-name" not in codes_found
+    found = next(f for f in findings if f.code == "key-found")
+    assert mask(key) in found.message and "byte-order mark" in (found.detail or "")
     assert_no_secret(said(findings), key)
 
 

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-from conftest import assert_no_secret, base_env, codes, fake_key, one, run_cli
+from conftest import assert_no_secret, base_env, codes, fake_key, make_venv, one, run_cli
 
 from llmenv.checks import key_check
 from llmenv.context import Options, gather_context
@@ -65,17 +62,6 @@ def scenario(project: Path, home: Path) -> tuple[str, str]:
     )
     write(home / ".bashrc", f"# ~/.bashrc\nexport OPENAI_API_KEY={key_b}\nalias ll='ls -l'\n")
     return key_a, key_b
-
-
-def make_venv(root: Path, packages: dict[str, str]) -> str:
-    """A real virtual environment whose installed distributions are exactly `packages` (name → version)."""
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(root)], check=True, capture_output=True)
-    (site,) = root.glob("lib/python*/site-packages") if os.name != "nt" else [root / "Lib" / "site-packages"]
-    for name, version in packages.items():
-        info = site / f"{name.replace('-', '_')}-{version}.dist-info"
-        info.mkdir()
-        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
-    return str(root / ("Scripts/python.exe" if os.name == "nt" else "bin/python"))
 
 
 # --- the issue's scenario -----------------------------------------------------------------------------------

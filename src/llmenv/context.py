@@ -7,7 +7,7 @@ import shutil
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from llmenv.dotenv_file import DotenvEntry, DotenvFile, read_dotenv
@@ -195,7 +195,7 @@ def gather_context(
     home = Path(home_value) if home_value else None
     options = options or Options()
     python, python_source = find_interpreter(project, options.python, environ)
-    return Context(
+    ctx = Context(
         project=project,
         env_file=env_path,
         environ=environ,
@@ -207,3 +207,22 @@ def gather_context(
         options=options,
         deadline=time.monotonic() + options.timeout,
     )
+    if ctx.dotenv.bom and _strips_bom(ctx.interpreter()):
+        # Only a file with a BOM pays for asking the interpreter; the probe's result is shared (same memo).
+        ctx = replace(ctx, dotenv=ctx.dotenv.without_bom())
+    return ctx
+
+
+# The first python-dotenv whose parser drops a leading byte-order mark (theskumar/python-dotenv#640).
+_DOTENV_STRIPS_BOM = (1, 2, 3)
+
+
+def _strips_bom(facts: InterpreterFacts | None) -> bool:
+    """Whether the checked interpreter's python-dotenv ignores a BOM (unknown or absent: assume it does not)."""
+    from packaging.version import InvalidVersion, Version
+
+    version = facts.version_of("python-dotenv") if facts is not None and not facts.error else None
+    try:
+        return version is not None and Version(version).release[:3] >= _DOTENV_STRIPS_BOM
+    except InvalidVersion:
+        return False

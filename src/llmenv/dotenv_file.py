@@ -8,7 +8,7 @@ import select
 import stat
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 # A .env is a few hundred bytes; past this we still parse (python-dotenv would), but say so.
@@ -42,6 +42,7 @@ class DotenvFile:
     problem: str | None = None  # why python-dotenv cannot read it at all (then entries is empty)
     notes: tuple[str, ...] = field(default=())  # harmless oddities worth a mention (BOM, CRLF, size)
     size: int = 0
+    bom: bool = False  # starts with a UTF-8 byte-order mark (kept in the first name: python-dotenv <= 1.2.2)
 
     def values(self) -> dict[str, str]:
         """Name → value as `load_dotenv()` sets them: the last binding of a name wins, even a bare `NAME`."""
@@ -58,6 +59,16 @@ class DotenvFile:
             if entry.name == name:
                 found = entry
         return found if found is not None and found.value is not None else None
+
+    def without_bom(self) -> DotenvFile:
+        """The file as python-dotenv >= 1.2.3 reads it: a leading byte-order mark is not part of the first name."""
+        if not self.bom:
+            return self
+        entries = tuple(
+            replace(e, name=e.name[1:]) if e.name and e.name.startswith("\ufeff") else e for e in self.entries
+        )
+        note = "starts with a byte-order mark (BOM); this python-dotenv ignores it, python-dotenv <= 1.2.2 does not"
+        return replace(self, entries=entries, notes=(*self.notes, note))
 
     def bindings_of(self, name: str) -> list[DotenvEntry]:
         """Every binding of `name` with a value, in file order (the last one wins)."""
@@ -205,8 +216,12 @@ def read_dotenv(path: Path) -> DotenvFile:
     text, problem, notes = _decode(raw)
     if problem or text is None:
         return DotenvFile(path, True, problem=problem, size=len(raw))
-    if text.startswith("\ufeff"):
-        notes.append("starts with a byte-order mark (BOM), which python-dotenv keeps as part of the first name")
+    # python-dotenv <= 1.2.2 keeps a BOM in the first name, 1.2.3 and later strip it. Parse the same way
+    # whatever python-dotenv llmenv itself has: the BOM stays in the name here, and gather_context()
+    # removes it when the checked interpreter's python-dotenv would (DotenvFile.without_bom).
+    bom = text.startswith("\ufeff")
+    if bom:
+        text = text[1:]
     if len(raw) > LARGE_DOTENV_BYTES:
         notes.append(f"is {_size(len(raw))}; a .env is usually a few lines")
     entries = tuple(
@@ -221,7 +236,9 @@ def read_dotenv(path: Path) -> DotenvFile:
         for b in parse_stream(io.StringIO(text))
         if b.error or b.key is not None
     )
-    return DotenvFile(path, True, entries=entries, notes=tuple(notes), size=len(raw))
+    if bom and entries and entries[0].name is not None and entries[0].line == 1:
+        entries = (replace(entries[0], name="\ufeff" + entries[0].name), *entries[1:])
+    return DotenvFile(path, True, entries=entries, notes=tuple(notes), size=len(raw), bom=bom)
 
 
 def is_readable_by_others(path: Path) -> bool:

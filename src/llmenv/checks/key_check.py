@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -487,6 +488,12 @@ def _swallow_findings(ctx: Context, rel: str) -> list[Finding]:
     return findings
 
 
+def _pip_install(ctx: Context, requirement: str) -> str:
+    """The pip command that installs `requirement` into the checked interpreter."""
+    python = ctx.python or "python3"
+    return f"{shlex.quote(python)} -m pip install {shlex.quote(requirement)}"
+
+
 def _invalid_name_reason(ctx: Context, entry: DotenvEntry) -> tuple[str, tuple[Fix, ...]]:
     rel = ctx.relpath(ctx.dotenv.path)
     name = entry.name or ""
@@ -494,9 +501,15 @@ def _invalid_name_reason(ctx: Context, entry: DotenvEntry) -> tuple[str, tuple[F
     if name.startswith("\ufeff"):
         clean = name.lstrip("\ufeff")
         return (
-            f"the name on {rel} line {entry.line} starts with an invisible byte-order mark (BOM): python-dotenv sets "
-            f"{shown}, so {_shown(clean)} is not set",
-            (Fix(f"Re-save {rel} as UTF-8 without BOM", f"sed -i '1s/^\\xEF\\xBB\\xBF//' {rel}"),),
+            f"the name on {rel} line {entry.line} starts with an invisible byte-order mark (BOM): python-dotenv "
+            f"1.2.2 and older set {shown}, so {_shown(clean)} is not set",
+            (
+                Fix(f"Re-save {rel} as UTF-8 without BOM", f"sed -i '1s/^\\xEF\\xBB\\xBF//' {rel}"),
+                Fix(
+                    "Or upgrade python-dotenv, which ignores the BOM from 1.2.3 on",
+                    _pip_install(ctx, "python-dotenv>=1.2.3"),
+                ),
+            ),
         )
     if any(c in name for c in ".[("):
         if re.search(r"(?i)api_?key|openai", name):
@@ -605,7 +618,7 @@ def _not_loaded_findings(ctx: Context, source: Setting | None) -> list[Finding]:
         f"installed in {facts.executable}: a program started from this shell does not see the key"
     )
     fixes = (
-        Fix("Install python-dotenv", f"{facts.executable} -m pip install python-dotenv"),
+        Fix("Install python-dotenv", _pip_install(ctx, "python-dotenv")),
         Fix("…and load the file first thing in your program: from dotenv import load_dotenv; load_dotenv()"),
     )
     return [Finding("dotenv-not-loaded", "warn", message, source.location, fixes)]
