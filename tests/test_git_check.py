@@ -102,6 +102,22 @@ def test_an_env_file_git_does_not_ignore_fails_with_an_automatic_gitignore_fix(p
     assert "env-tracked" not in found and "env-in-history" not in found
 
 
+@pytest.mark.parametrize("existing", [None, b"", b"node_modules/", b"node_modules/\n", b"a\r\nb"])
+def test_the_printed_gitignore_command_really_makes_git_ignore_env(project, home, existing):
+    """The manual command must work as printed, also on a .gitignore that lacks its final newline."""
+    import subprocess
+
+    _repo(project)
+    (project / ".env").write_text("DEBUG=1\n")
+    if existing is not None:
+        (project / ".gitignore").write_bytes(existing)
+    (finding,) = _by_code(_check(project, home))["env-not-ignored"]
+    subprocess.run(["sh", "-c", finding.fixes[0].command], cwd=project, check=True)
+    assert "env-not-ignored" not in _by_code(_check(project, home))
+    if existing:
+        assert (project / ".gitignore").read_bytes().startswith(existing)
+
+
 def test_an_ignored_env_file_passes_and_says_which_rule_ignores_it(project, home):
     _repo(project)
     (project / ".gitignore").write_text("*.log\n.env\n")

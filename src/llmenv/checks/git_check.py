@@ -78,7 +78,7 @@ def run(ctx: Context) -> list[Finding]:
         hint = "; `git status` says how to trust it" if "dubious ownership" in str(exc) else ""
         return _without_git(ctx, f"git cannot read this repository: {exc}{hint}", local)
     if tree is None:
-        return _ordered([_not_a_repo(local), *_permission_findings(ctx, local)])
+        return _ordered([_not_a_repo(ctx, local), *_permission_findings(ctx, local)])
     try:
         findings = _work_tree_findings(ctx, git, tree, local)
     except GitError as exc:
@@ -118,10 +118,10 @@ def _without_git(ctx: Context, reason: str, local: list[Path]) -> list[Finding]:
     return [*modes, skipped(reason)] if modes else [skipped(reason)]
 
 
-def _not_a_repo(local: list[Path]) -> Finding:
+def _not_a_repo(ctx: Context, local: list[Path]) -> Finding:
     fixes: tuple[Fix, ...] = ()
     if local:
-        line = f"echo {shlex.quote(_escape_pattern(local[0].name))} >> .gitignore"
+        line = _append_command(ctx, ctx.project / ".gitignore", _escape_pattern(local[0].name))
         fixes = (Fix("Before you put this project under git, make git ignore the env file", line),)
     return Finding("not-a-git-repo", "info", "the project is not in a git work tree", fixes=fixes)
 
@@ -169,6 +169,25 @@ def _shell_path(ctx: Context, path: Path) -> str:
     if shown.startswith("~/"):
         return "~/" + shlex.quote(shown[2:])
     return shlex.quote(shown)
+
+
+def _append_command(ctx: Context, gitignore: Path, pattern: str) -> str:
+    """The shell command that appends `pattern` as a line of `gitignore`.
+
+    A file lacking its final newline needs one first, or `echo` would glue the pattern onto the last line.
+    """
+    target = _shell_path(ctx, gitignore)
+    last = b""
+    try:
+        with open(gitignore, "rb") as handle:
+            if handle.seek(0, os.SEEK_END):
+                handle.seek(-1, os.SEEK_END)
+                last = handle.read(1)
+    except OSError:  # no file yet: echo creates it
+        pass
+    if last and last not in (b"\n", b"\r"):
+        return f"printf '\\n%s\\n' {shlex.quote(pattern)} >> {target}"
+    return f"echo {shlex.quote(pattern)} >> {target}"
 
 
 def _inside(tree: WorkTree, path: Path) -> bool:
@@ -273,7 +292,7 @@ def _not_ignored(ctx: Context, env_file: _EnvFile, rule: IgnoreRule | None, trac
         )
     fix = Fix(
         f"Ignore it: add {pattern} to {shown_gitignore}",
-        f"echo {shlex.quote(pattern)} >> {_shell_path(ctx, gitignore)}",
+        _append_command(ctx, gitignore, pattern),
         auto=True,
         action=FileAction("append-line", path=str(gitignore), text=pattern),
     )
@@ -301,7 +320,7 @@ def _ignored(ctx: Context, env_file: _EnvFile, rule: IgnoreRule, tree: WorkTree)
         f"{env_file.shown} is ignored only by your own {where}:{rule.line}: "
         "a fresh clone of this repository would not ignore it",
         Location(env_file.shown),
-        fixes=(Fix("Ignore it for everyone", f"echo {shlex.quote(pattern)} >> {_shell_path(ctx, gitignore)}"),),
+        fixes=(Fix("Ignore it for everyone", _append_command(ctx, gitignore, pattern)),),
     )
 
 
