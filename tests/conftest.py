@@ -154,3 +154,27 @@ def fake_api():
     from openai_server import shared_server
 
     return shared_server()
+
+
+@pytest.fixture(scope="session")
+def servers_dir(tmp_path_factory) -> Path:
+    """A folder for the session's servers: CA files, proxy logs."""
+    return tmp_path_factory.mktemp("servers")
+
+
+@pytest.fixture(scope="session")
+def http_proxy(servers_dir):
+    """A real HTTP proxy with CONNECT (the proxy.py package) on loopback, logging what it forwards."""
+    from proxies import proxy_py
+
+    with proxy_py(servers_dir) as proxy:
+        yield proxy
+
+
+@pytest.fixture(scope="session")
+def socks_proxy(servers_dir):
+    """A real SOCKS5 proxy (the pproxy package) on loopback, logging what it forwards."""
+    from proxies import pproxy
+
+    with pproxy(servers_dir) as proxy:
+        yield proxy

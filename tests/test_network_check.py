@@ -36,11 +36,6 @@ USER = "alice"
 
 
 @pytest.fixture(scope="session")
-def servers_dir(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("servers")
-
-
-@pytest.fixture(scope="session")
 def tls_server(servers_dir):
     server = TlsServer(servers_dir)
     yield server
@@ -55,20 +50,8 @@ def http_server():
 
 
 @pytest.fixture(scope="session")
-def http_proxy(servers_dir):
-    with proxy_py(servers_dir) as proxy:
-        yield proxy
-
-
-@pytest.fixture(scope="session")
 def auth_proxy(servers_dir):
     with proxy_py(servers_dir, basic_auth=f"{USER}:{PASSWORD}") as proxy:
-        yield proxy
-
-
-@pytest.fixture(scope="session")
-def socks_proxy(servers_dir):
-    with pproxy(servers_dir) as proxy:
         yield proxy
 
 
