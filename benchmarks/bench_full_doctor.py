@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -23,6 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 from openai_server import Scenario, shared_server  # noqa: E402  (the tests' server, not an installed module)
+from scratch import scratch_project  # noqa: E402  (beside this script)
 
 
 def _run(cmd: list[str], env: dict[str, str], cwd: str) -> tuple[float, dict]:
@@ -44,12 +44,8 @@ def main() -> None:
     server = shared_server()
     key = server.add_key("sk-proj-" + "b" * 48, Scenario())
     with tempfile.TemporaryDirectory() as tmp:
-        project = Path(tmp, "project")
-        project.mkdir()
-        home = Path(tmp, "home")
-        home.mkdir()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_") and "proxy" not in k.lower()}
-        env.update({"HOME": str(home), "NO_COLOR": "1", "OPENAI_API_KEY": key})
+        project, env = scratch_project(tmp, dotenv=None)
+        env["OPENAI_API_KEY"] = key
         cmd = [
             sys.executable,
             "-m",

@@ -7,13 +7,13 @@ script prints the median of each and their ratio (doctor / pip check): the targe
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
+
+from scratch import scratch_project
 
 
 def _time(cmd: list[str], env: dict[str, str], cwd: str) -> float:
@@ -28,13 +28,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=15)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        project = Path(tmp, "project")
-        project.mkdir()
-        (project / ".env").write_text("OPENAI_API_KEY=sk-proj-" + "x" * 48 + "\n")
-        home = Path(tmp, "home")
-        home.mkdir()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
-        env.update({"HOME": str(home), "NO_COLOR": "1"})
+        project, env = scratch_project(tmp)
         doctor = [sys.executable, "-m", "llmenv", "doctor", "--offline", "--python", sys.executable]
         pip_check = [sys.executable, "-m", "pip", "check"]
         _time(doctor, env, str(project))  # warm the file cache for both

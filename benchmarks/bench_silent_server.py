@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from pathlib import Path
+
+from scratch import scratch_project
 
 TARGET_SECONDS = 3.0
 
@@ -61,15 +61,7 @@ def main() -> None:
     times: list[float] = []
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            project = Path(tmp, "project")
-            project.mkdir()
-            (project / ".env").write_text("OPENAI_API_KEY=sk-proj-" + "x" * 48 + "\n")
-            home = Path(tmp, "home")
-            home.mkdir()
-            env = {
-                k: v for k, v in os.environ.items() if not k.startswith("OPENAI_") and not k.lower().endswith("_proxy")
-            }
-            env.update({"HOME": str(home), "NO_COLOR": "1"})
+            project, env = scratch_project(tmp)
             base_url = f"http://127.0.0.1:{server.port}/v1"
             command = [
                 sys.executable,
